@@ -9,13 +9,18 @@ Two deliberate readings of the seed:
 - A *required* string must be non-empty: ASP.NET's [Required] (Bloxs is an ASP.NET API: its
   400 body is ASP.NET problem details) refuses "" although the generated docs print "Min
   length 0".
+  [Required] also refuses a string of only whitespace, so such a string is refused here too.
 - Types are strict: "2" is not a priority and "true" is not a boolean. System.Text.Json,
-  which Bloxs uses, refuses both.
+  which Bloxs uses, refuses both. Dates are text in the one shape System.Text.Json and JSON
+  Schema's "date" / "date-time" formats share (RFC 3339: 2026-12-04, 2026-12-04T10:00:00+01:00);
+  Python's fromisoformat alone would also take 20261204 or 2026-W49-5.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+import re
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
@@ -45,12 +50,46 @@ class StrictNumber(fields.Float):
         return value
 
 
+class StrictDate(fields.Date):
+    """An RFC 3339 full-date ("2026-12-04") or a `date`; a `datetime` is refused because the
+    day it names depends on a time zone the caller must choose (DESIGN: "Dates")."""
+
+    _SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, dt.datetime):
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
+        if isinstance(value, str) and not self._SHAPE.fullmatch(value):
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictAwareDateTime(fields.AwareDateTime):
+    """An RFC 3339 date-time with an offset, or an aware `datetime` (a naive one is refused
+    by AwareDateTime with its own message)."""
+
+    _SHAPE = re.compile(
+        r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?", re.ASCII
+    )
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str) and not self._SHAPE.fullmatch(value):
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+# ASP.NET's [Required] refuses whitespace-only strings (string.IsNullOrWhiteSpace). Written as a
+# pattern so the generated JSON Schema carries the same rule; "\s*\S" anchored at the start (as
+# marshmallow matches) accepts exactly what "\S" unanchored (as JSON Schema searches) accepts.
+_NOT_BLANK = validate.Regexp(r"\s*\S", error="Must not be blank.")
+
+
 def _text(max_length: int, *, required: bool = False) -> fields.String:
     if required:
         return fields.String(
             required=True,
             allow_none=False,
-            validate=validate.Length(min=1, max=max_length),
+            validate=[validate.Length(min=1, max=max_length), _NOT_BLANK],
             metadata={"maxLength": max_length},
         )
     return fields.String(
@@ -82,7 +121,7 @@ class ServiceTicketFields(_Strict):
 
     externalIdentifier = _text(100)
     externalLink = _text(256)
-    reportingDate = fields.Date(required=True)
+    reportingDate = StrictDate(required=True)
     stateName = _text(256, required=True)
     priority = _choice(PRIORITIES, required=True)
     problemCategoryName = _text(256)
@@ -130,7 +169,7 @@ class DoneServiceTicket(_Strict):
 
     reference = _text(100)
     externalIdentifier = _text(100)
-    closingDate = fields.AwareDateTime(load_default=None, allow_none=True)
+    closingDate = StrictAwareDateTime(load_default=None, allow_none=True)
 
 
 class ServiceTicketNote(_Strict):
