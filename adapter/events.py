@@ -49,8 +49,10 @@ class Event:
     (description, externalLink, reportingDate as an ISO date, priority, problemCategoryName,
     costCategoryName, ...). Reporter, object and state are resolved later.
     `changed` names the `fields` keys (and "state") that an update actually changes.
-    `full_text` is the whole description when `fields["description"]` had to be shortened;
-    the dispatcher posts it as a note after creating the ticket.
+    `notes_after_create` are posted as notes right after the ticket is created: the whole
+    description when `fields["description"]` had to be shortened, an attachments list, ...
+    `thread_ids` are external ids this message answers (e-mail In-Reply-To / References):
+    the intake turns a create that answers a known ticket into a note on it.
     """
 
     kind: EventKind
