@@ -3,11 +3,11 @@ directly. Built once and passed in: nothing reads os.environ after start-up."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
-
-from adapter.sources.base import SourceSettings
 
 
 class Secret(str):
@@ -17,6 +17,26 @@ class Secret(str):
 
     def __repr__(self) -> str:
         return "Secret('**********')"
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """The options every source has, whatever its type (see config.py for their meaning)."""
+
+    name: str
+    type: str
+    timezone: ZoneInfo
+    insecure: bool = False
+    max_body_bytes: int = 1024 * 1024
+    default_reporter: str | None = None
+    default_state: str | None = None
+    priority_map: Mapping[str, int] = field(default_factory=dict)
+    default_priority: int = 2
+    status_map: Mapping[str, str] = field(default_factory=dict)
+    problem_category_map: Mapping[str, str] = field(default_factory=dict)
+    cost_category_map: Mapping[str, str] = field(default_factory=dict)
+    missing_ticket: str = "park"
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo
 
 from marshmallow import Schema
 
 from adapter.errors import Unauthenticated
 from adapter.events import Event
+from adapter.settings import SourceSettings
 
 MiB = 1024 * 1024
 
@@ -46,26 +46,6 @@ class Verified:
     reuse (Mailgun's token): the store refuses a second delivery that carries it."""
 
     nonce: str | None = None
-
-
-@dataclass(frozen=True)
-class SourceSettings:
-    """The options every source has, whatever its type (see config.py for their meaning)."""
-
-    name: str
-    type: str
-    timezone: ZoneInfo
-    insecure: bool = False
-    max_body_bytes: int = MiB
-    default_reporter: str | None = None
-    default_state: str | None = None
-    priority_map: Mapping[str, int] = field(default_factory=dict)
-    default_priority: int = 2
-    status_map: Mapping[str, str] = field(default_factory=dict)
-    problem_category_map: Mapping[str, str] = field(default_factory=dict)
-    cost_category_map: Mapping[str, str] = field(default_factory=dict)
-    missing_ticket: str = "park"
-    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 class SourceType(ABC):
