@@ -26,6 +26,7 @@ from typing import Any
 import structlog
 
 from adapter.bloxs.client import BloxsClient
+from adapter.bloxs.contract import ContractViolation
 from adapter.bloxs.errors import (
     BloxsError,
     BloxsNotFound,
@@ -180,6 +181,11 @@ class Dispatcher:
             return Outcome("parked", "rejected", reason, requests=requests)
         except BloxsNotFound as exc:
             return Outcome("parked", "not_found", str(exc), requests=requests)
+        except ContractViolation as exc:
+            details = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())
+            return Outcome(
+                "parked", "invalid", f"Invalid Bloxs request: {details}", requests=requests
+            )
         except BloxsError as exc:
             return Outcome("pending", "retry", str(exc), requests=requests)
         except Exception as exc:

@@ -85,14 +85,17 @@ def test_claim_is_one_at_a_time_per_ticket_in_order(store: Store) -> None:
     store.accept(event("k3", "FAC-2"), body_sha256="c", now=1.0)
     first = store.claim("w1", 5.0, 30)
     other = store.claim("w2", 5.0, 30)
-    assert first is not None and first.delivery_key == "k1"
-    assert other is not None and other.delivery_key == "k3"
+    assert first is not None
+    assert first.delivery_key == "k1"
+    assert other is not None
+    assert other.delivery_key == "k3"
     assert store.claim("w3", 5.0, 30) is None
     assert store.finish(
         first.id, "w1", status="done", now=6.0, started_at=5.0, attempt_number=1, outcome="created"
     )
     second = store.claim("w3", 7.0, 30)
-    assert second is not None and second.delivery_key == "k2"
+    assert second is not None
+    assert second.delivery_key == "k2"
 
 
 def test_retry_waits_and_keeps_order(store: Store) -> None:
@@ -103,12 +106,21 @@ def test_retry_waits_and_keeps_order(store: Store) -> None:
     d = store.claim("w", 2.0, 30)
     assert d is not None
     store.finish(
-        d.id, "w", status="pending", now=3.0, started_at=2.0, attempt_number=1,
-        outcome="retry", error="Bloxs 503", next_attempt_at=100.0,
+        d.id,
+        "w",
+        status="pending",
+        now=3.0,
+        started_at=2.0,
+        attempt_number=1,
+        outcome="retry",
+        error="Bloxs 503",
+        next_attempt_at=100.0,
     )
     assert store.claim("w", 50.0, 30) is None
     again = store.claim("w", 100.0, 30)
-    assert again is not None and again.delivery_key == "k1" and again.attempts == 2
+    assert again is not None
+    assert again.delivery_key == "k1"
+    assert again.attempts == 2
     assert store.attempts_of(again.id)[0].error == "Bloxs 503"
 
 
@@ -120,7 +132,9 @@ def test_expired_lease_is_claimed_again_and_old_owner_cannot_finish(store: Store
     assert first is not None
     assert store.claim("live", 5.0, 10) is None
     second = store.claim("live", 13.0, 10)
-    assert second is not None and second.id == first.id and second.attempts == 2
+    assert second is not None
+    assert second.id == first.id
+    assert second.attempts == 2
     assert not store.finish(
         first.id, "dead", status="done", now=14.0, started_at=2.0, attempt_number=1, outcome="x"
     )

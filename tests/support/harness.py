@@ -123,8 +123,11 @@ class Harness:
             params=params,
         )
 
-    def post_jira(self, body: bytes, identifier: str | None = None) -> httpx.Response:
-        body = restamp(body)
+    def post_jira(
+        self, body: bytes, identifier: str | None = None, *, stamp: bool = True
+    ) -> httpx.Response:
+        if stamp:
+            body = restamp(body)
         headers = {"content-type": "application/json", "x-hub-signature": jira_signature(body)}
         if identifier:
             headers["x-atlassian-webhook-identifier"] = identifier
