@@ -102,7 +102,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     sandbox_url = f"http://127.0.0.1:{args.sandbox_port}"
     settings = replace(
         settings,
-        store_url=f"sqlite:///{Path(args.data).resolve() / 'demo.db'}",
+        store_url=f"sqlite:///{Path(args.data).resolve() / 'bloxs-adapter.db'}",
         bloxs=replace(settings.bloxs, base_url=sandbox_url),
     )
     _configure_logging(settings.log_format)
