@@ -34,9 +34,10 @@ class Lookups(Protocol):
 @dataclass(frozen=True)
 class Catalog:
     """Bloxs's own name lists. `None` for a list means "not known": the check is skipped
-    (the problem-category list path is undocumented and may not exist)."""
+    (the problem-category list path is undocumented and may not exist; `translate --offline`
+    reads no list at all and shows a state chosen by systemState as a placeholder)."""
 
-    states: Sequence[tuple[str, int | None]] = ()
+    states: Sequence[tuple[str, int | None]] | None = ()
     cost_categories: Sequence[str] | None = None
     problem_categories: Sequence[str] | None = None
     fetched_at: float = 0.0
@@ -56,6 +57,12 @@ def _canonical(name: str, known: Sequence[str]) -> str | None:
 
 
 def resolve_state(state: StateRef | None, catalog: Catalog, source: SourceSettings) -> str:
+    if catalog.states is None:
+        if state is not None and state.name:
+            return state.name
+        if state is not None and state.system:
+            return f"<the Bloxs state with systemState {state.system}>"
+        return source.default_state or "<the first Bloxs state with systemState Active>"
     names = [name for name, _ in catalog.states]
     if state is not None and state.name:
         found = _canonical(state.name, names)
@@ -129,18 +136,23 @@ def resolve_reporter(event: Event, lookups: Lookups, source: SourceSettings) -> 
 
 
 def resolve_object(event: Event, lookups: Lookups) -> str:
+    """The object the event names; the reporter's default object only when it names none.
+
+    A key that the event carries but the table lacks parks the delivery: falling back to the
+    reporter's default would file the repair under the wrong building.
+    """
     for key in event.object_keys:
         reference = lookups.object(key)
         if reference is not None:
             return reference
+    if event.object_keys:
+        keys = ", ".join(f"'{k}'" for k in event.object_keys)
+        raise Park(f"Object key {keys} not found in the objects table; add it and replay.")
     if event.reporter is not None:
         for key in event.reporter.keys:
             row = lookups.reporter(key)
             if row is not None and row.default_object:
                 return row.default_object
-    if event.object_keys:
-        keys = ", ".join(f"'{k}'" for k in event.object_keys)
-        raise Park(f"Object key {keys} not found in the objects table; add it and replay.")
     raise Park(
         "The event names no real estate object and the reporter has no default object;"
         " add an object code to the source or a default_object to the reporters table."

@@ -16,16 +16,10 @@ from adapter.app import build_sources
 from adapter.bloxs.client import BloxsClient
 from adapter.catalog import CatalogCache
 from adapter.errors import AdapterError, Park
-from adapter.events import SYSTEM_STATES
 from adapter.lookups import LookupTables
 from adapter.resolve import Catalog, build_create
 from adapter.settings import Settings
 from adapter.sources.base import Inbound
-
-# Offline, a state by systemState cannot be named; this placeholder shows which one it is.
-OFFLINE_STATES = [
-    (f"<Bloxs state with systemState {name}>", n) for name, n in SYSTEM_STATES.items()
-]
 
 
 def _content_type(path: Path, body: bytes) -> str:
@@ -63,7 +57,7 @@ async def translate(
         return 0, {**out, "outcome": "ignored", "reason": event.ignore_reason}
     lookups = LookupTables(settings.lookups)
     if offline:
-        catalog = Catalog(states=OFFLINE_STATES)
+        catalog = Catalog(states=None)
     else:
         async with BloxsClient(settings.bloxs) as client:
             catalog = await CatalogCache(client, 0).get()

@@ -335,23 +335,30 @@ def test_no_secret_is_a_config_error_unless_insecure() -> None:
 # --- replay window -----------------------------------------------------------------------------
 
 
+def verify(body: bytes, source: JiraSource | None = None, **kwargs: Any) -> None:
+    """verify() of a correctly signed request; the replay window is part of verify()."""
+    (source or make_source()).verify(
+        inbound(body, headers={"x-hub-signature": sign(body)}, **kwargs)
+    )
+
+
 def test_old_payload_is_refused_as_too_old() -> None:
     """A payload whose timestamp is older than the replay window is a 401 "too old"."""
     body = load(COMPOSED / "jira_issue_created.json")
     sent = datetime.fromtimestamp(json.loads(body)["timestamp"] / 1000, tz=UTC)
     source = make_source(options={"replay_window_seconds": 3600})
     with pytest.raises(Unauthenticated, match="too old"):
-        source.parse(inbound(body, received_at=sent + timedelta(hours=1, seconds=1)))
-    assert source.parse(inbound(body, received_at=sent + timedelta(minutes=59))).kind == "create"
+        verify(body, source, received_at=sent + timedelta(hours=1, seconds=1))
+    verify(body, source, received_at=sent + timedelta(minutes=59))
 
 
 def test_default_window_covers_jira_retries_but_not_days() -> None:
     """The default window accepts a late retry (hours) and refuses a replay two days later."""
     body = load(COMPOSED / "jira_issue_created.json")
     sent = datetime.fromtimestamp(json.loads(body)["timestamp"] / 1000, tz=UTC)
-    assert parse(body, received_at=sent + timedelta(hours=3)).kind == "create"
+    verify(body, received_at=sent + timedelta(hours=3))
     with pytest.raises(Unauthenticated, match="too old"):
-        parse(body, received_at=sent + timedelta(days=2))
+        verify(body, received_at=sent + timedelta(days=2))
 
 
 def test_future_timestamp_is_refused() -> None:
@@ -359,15 +366,29 @@ def test_future_timestamp_is_refused() -> None:
     body = load(COMPOSED / "jira_issue_created.json")
     sent = datetime.fromtimestamp(json.loads(body)["timestamp"] / 1000, tz=UTC)
     with pytest.raises(Unauthenticated, match="future"):
-        parse(body, received_at=sent - timedelta(minutes=6))
-    assert parse(body, received_at=sent - timedelta(minutes=4)).kind == "create"
+        verify(body, received_at=sent - timedelta(minutes=6))
+    verify(body, received_at=sent - timedelta(minutes=4))
+
+
+def test_old_payload_is_refused_in_insecure_mode_too() -> None:
+    """Without a signature to check (insecure), an old payload is still refused."""
+    body = load(COMPOSED / "jira_issue_created.json")
+    sent = datetime.fromtimestamp(json.loads(body)["timestamp"] / 1000, tz=UTC)
+    source = make_source(insecure=True)
+    with pytest.raises(Unauthenticated, match="too old"):
+        source.verify(inbound(body, received_at=sent + timedelta(days=2)))
+
+
+def test_parse_alone_does_not_judge_age() -> None:
+    """parse() maps old payload files (translate's dry run); age is verify()'s business."""
+    body = load(COMPOSED / "jira_issue_created.json")
+    assert parse(body, received_at=datetime(2030, 1, 1, tzinfo=UTC)).kind == "create"
 
 
 def test_payload_without_timestamp_passes() -> None:
     """No timestamp field means no replay check, not a refusal."""
     body = payload(timestamp=None)
-    event = parse(body, received_at=datetime(2030, 1, 1, tzinfo=UTC))
-    assert event.kind == "create"
+    verify(body, received_at=datetime(2030, 1, 1, tzinfo=UTC))
 
 
 # --- delivery key, dates, lengths --------------------------------------------------------------
