@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -145,3 +146,22 @@ def test_health_and_readiness(harness: Harness) -> None:
     """/healthz says alive; /readyz checks the store and the lookup tables."""
     assert harness.http.get(f"{harness.adapter.url}/healthz").json() == {"status": "ok"}
     assert harness.http.get(f"{harness.adapter.url}/readyz").status_code == 200
+
+
+def test_store_unreachable_is_503_and_not_ready(tmp_path: Path) -> None:
+    """With the store gone, a webhook is answered 503 (the sender retries) and /readyz
+    fails; /healthz still says the process is alive."""
+
+    def config(c: dict[str, Any]) -> None:
+        c["store"] = f"sqlite:///{tmp_path / 'db' / 'store.db'}"
+        c["dispatcher"]["enabled"] = False
+
+    with running(tmp_path, configure=config) as h:
+        shutil.rmtree(tmp_path / "db")
+        (tmp_path / "db").write_text("not a directory")
+        response = h.post_jira(fresh_body())
+        problem = assert_problem(response, 503)
+        assert response.headers["retry-after"]
+        assert "retry" in problem["detail"]
+        assert h.http.get(f"{h.adapter.url}/readyz").status_code == 503
+        assert h.http.get(f"{h.adapter.url}/healthz").status_code == 200
