@@ -29,10 +29,10 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def _configure_logging(fmt: str = "auto") -> None:
+def _configure_logging(fmt: str = "auto", settings: Any = None) -> None:
     from adapter.logging import configure_logging
 
-    configure_logging(fmt, os.environ.get("LOG_LEVEL", "info"))
+    configure_logging(fmt, os.environ.get("LOG_LEVEL", "info"), settings)
 
 
 # --- serve, worker, demo, sandbox ---------------------------------------------------------
@@ -52,7 +52,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from adapter.app import create_app
 
     settings = _load(args.config)
-    _configure_logging(settings.log_format)
+    _configure_logging(settings.log_format, settings.logging)
     asyncio.run(_serve([(create_app(settings), args.host, args.port)]))
     return 0
 
@@ -61,7 +61,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from adapter.worker import run_worker
 
     settings = _load(args.config)
-    _configure_logging(settings.log_format)
+    _configure_logging(settings.log_format, settings.logging)
     asyncio.run(run_worker(settings))
     return 0
 
@@ -105,7 +105,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         store_url=f"sqlite:///{Path(args.data).resolve() / 'bloxs-adapter.db'}",
         bloxs=replace(settings.bloxs, base_url=sandbox_url),
     )
-    _configure_logging(settings.log_format)
+    _configure_logging(settings.log_format, settings.logging)
     print(
         f"\n  bloxs-adapter on http://127.0.0.1:{args.port}   (webhooks: POST /webhooks/<source>)\n"
         f"  Bloxs sandbox on {sandbox_url}   (tickets: GET {sandbox_url}/_sandbox/tickets)\n"
@@ -191,12 +191,33 @@ def _when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _time_arg(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise AdapterError(
+            f"not a time: {text!r} (use 2026-03-01, 2026-03-01T12:00, or epoch seconds)"
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
 def cmd_deliveries(args: argparse.Namespace) -> int:
     store = _store(args)
     now = time.time()
     if args.action == "list":
         rows = store.list(
-            status=args.status, source=args.source, external_id=args.external_id, limit=args.limit
+            status=args.status,
+            source=args.source,
+            external_id=args.external_id,
+            since=_time_arg(args.since),
+            until=_time_arg(args.until),
+            limit=args.limit,
         )
         if args.json:
             _print_json([d.public() for d in rows])
@@ -215,6 +236,9 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
     if args.action == "show":
         from adapter.admin_views import delivery_view
 
+        if not args.delivery_id:
+            print("give a delivery id", file=sys.stderr)
+            return 2
         found = store.get(args.delivery_id)
         if found is None:
             print(f"no delivery {args.delivery_id}", file=sys.stderr)
@@ -235,6 +259,9 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
         print(f"{args.delivery_id}: not found, or not parked/failed/cancelled", file=sys.stderr)
         return 1
     if args.action == "cancel":
+        if not args.delivery_id:
+            print("give a delivery id", file=sys.stderr)
+            return 2
         if store.cancel(args.delivery_id, now):
             print(f"{args.delivery_id} cancelled")
             return 0
@@ -308,6 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status")
     p.add_argument("--source")
     p.add_argument("--external-id")
+    p.add_argument("--since", help="list: received at or after (ISO date/time, epoch seconds)")
+    p.add_argument("--until", help="list: received before")
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--parked", action="store_true", help="replay: every parked delivery")
     p.add_argument("--json", action="store_true")
@@ -315,8 +344,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands whose stdout is their result (JSON, tables): their log lines go to stderr.
+SERVER_COMMANDS = {"serve", "worker", "demo", "sandbox"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command not in SERVER_COMMANDS:
+        from adapter.logging import configure_logging
+
+        configure_logging("auto", os.environ.get("LOG_LEVEL", "warning"), stream=sys.stderr)
     try:
         result: int = args.func(args)
         return result

@@ -27,9 +27,11 @@ from marshmallow import Schema, ValidationError, fields, missing, validate, vali
 from adapter.errors import ConfigError
 from adapter.lookups import LookupTables
 from adapter.settings import (
+    PERSONAL_FIELDS,
     AdminSettings,
     BloxsSettings,
     DispatcherSettings,
+    LoggingSettings,
     LookupSettings,
     RateBudgets,
     RetentionSettings,
@@ -251,9 +253,40 @@ class AdminSchema(StrictSchema):
 
 
 class RetentionSchema(StrictSchema):
-    done_days = _float(0, dump_default=14.0, metadata=_doc("Delete done deliveries after this."))
+    done_days = _float(
+        0,
+        dump_default=14.0,
+        metadata=_doc("Days after which the payload of a done or cancelled delivery is emptied."),
+    )
+    keep_days = _float(
+        0,
+        dump_default=90.0,
+        metadata=_doc("Days after which a done or cancelled delivery's row is deleted."),
+    )
     interval_seconds = _float(
         0, strict_low=True, dump_default=3600.0, metadata=_doc("How often the clean-up runs.")
+    )
+
+    @validates_schema(skip_on_field_errors=True)
+    def _keep_after_done(self, data: dict[str, Any], **kwargs: Any) -> None:
+        done = data.get("done_days", RetentionSettings.done_days)
+        keep = data.get("keep_days", RetentionSettings.keep_days)
+        if keep < done:
+            raise ValidationError(f"must be at least done_days ({done:g})", "keep_days")
+
+
+class LoggingSchema(StrictSchema):
+    redact_personal = StrictBool(
+        dump_default=True,
+        metadata=_doc("Replace personal data (e-mail, phone, names) in log lines at info level."),
+    )
+    personal_fields = fields.List(
+        fields.String(validate=validate.Length(min=1, error="must not be empty")),
+        dump_default=list(PERSONAL_FIELDS),
+        metadata=_doc(
+            "Log keys holding personal data: a key matches when, lower-cased and without"
+            " '_', '-' and '.', it contains one of these."
+        ),
     )
 
 
@@ -311,6 +344,7 @@ class ConfigSchema(StrictSchema):
     dispatcher = fields.Nested(DispatcherSchema, metadata=_doc("The background sender."))
     admin = fields.Nested(AdminSchema, metadata=_doc("The admin API."))
     retention = fields.Nested(RetentionSchema, metadata=_doc("Clean-up of done deliveries."))
+    logging = fields.Nested(LoggingSchema, metadata=_doc("Redaction of log lines."))
     # Checked entry by entry in _load_sources: each entry's schema depends on its type.
     sources = fields.Dict(
         keys=fields.String(), values=fields.Raw(), metadata=_doc("Source name -> source entry.")
@@ -576,8 +610,17 @@ def _build(
         dispatcher=DispatcherSettings(**data.get("dispatcher", {})),
         admin=AdminSettings(**data.get("admin", {})),
         retention=RetentionSettings(**data.get("retention", {})),
+        logging=_logging(data.get("logging", {})),
         sources=sources,
         log_format=data.get("log_format", "auto"),
+    )
+
+
+def _logging(data: dict[str, Any]) -> LoggingSettings:
+    fields_ = data.get("personal_fields")
+    return LoggingSettings(
+        redact_personal=data.get("redact_personal", True),
+        personal_fields=tuple(fields_) if fields_ is not None else PERSONAL_FIELDS,
     )
 
 

@@ -116,6 +116,14 @@ class Dispatcher:
         return True
 
     async def process(self, delivery: Delivery) -> Outcome:
+        # The Bloxs calls of this delivery carry the request id of the webhook that caused it
+        # (the client sends the bound request_id as X-Request-ID), and their log lines name it.
+        with structlog.contextvars.bound_contextvars(
+            request_id=delivery.request_id, delivery_id=delivery.delivery_id
+        ):
+            return await self._process(delivery)
+
+    async def _process(self, delivery: Delivery) -> Outcome:
         started = self.clock()
         bound = log.bind(
             delivery_id=delivery.delivery_id,

@@ -102,12 +102,20 @@ def note() -> dict[str, Any]:
     )
 
 
+def openapi() -> dict[str, Any]:
+    # Imported here: the OpenAPI document pulls in the whole app.
+    from adapter.openapi import openapi_document
+
+    return openapi_document()
+
+
 DOCUMENTS: dict[str, Callable[[], dict[str, Any]]] = {
     "bloxs-create-service-ticket.schema.json": create_service_ticket,
     "bloxs-service-ticket.schema.json": service_ticket,
     "bloxs-update-service-ticket.schema.json": update_service_ticket,
     "bloxs-done.schema.json": done,
     "bloxs-note.schema.json": note,
+    "openapi.json": openapi,
 }
 
 

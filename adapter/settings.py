@@ -103,8 +103,32 @@ class AdminSettings:
 
 @dataclass(frozen=True)
 class RetentionSettings:
+    """Payloads (the event, the Bloxs requests) of done and cancelled deliveries are emptied
+    after `done_days`; their rows, the audit trail, are deleted after `keep_days`. Parked and
+    failed deliveries are kept whole until a person resolves them."""
+
     done_days: float = 14.0
+    keep_days: float = 90.0
     interval_seconds: float = 3600.0
+
+
+# Log keys (lower case, without "_", "-" and ".") that hold a person's data when they contain
+# one of these; the redaction at info level replaces their values.
+PERSONAL_FIELDS: tuple[str, ...] = (
+    "email",
+    "phone",
+    "mobile",
+    "name",
+    "sender",
+    "recipient",
+    "replyto",
+)
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    redact_personal: bool = True
+    personal_fields: tuple[str, ...] = PERSONAL_FIELDS
 
 
 @dataclass(frozen=True)
@@ -116,5 +140,6 @@ class Settings:
     dispatcher: DispatcherSettings = field(default_factory=DispatcherSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
     sources: dict[str, SourceSettings] = field(default_factory=dict)
     log_format: str = "auto"

@@ -11,6 +11,7 @@ from adapter.bloxs.client import BloxsClient
 from adapter.catalog import CatalogCache
 from adapter.dispatcher import Dispatcher
 from adapter.lookups import LookupTables
+from adapter.retention import run_retention
 from adapter.settings import Settings
 from adapter.store import Store
 
@@ -34,5 +35,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             catalog=CatalogCache(client, settings.bloxs.catalog_refresh_seconds),
         )
         log.info("worker.started", concurrency=settings.dispatcher.concurrency)
+        retention = asyncio.create_task(run_retention(store, settings.retention, stop))
         await dispatcher.run(stop)
+        await retention
     store.close()

@@ -66,7 +66,7 @@ def test_render_is_stable() -> None:
     )
 
 
-@pytest.mark.parametrize("name", list(schemagen.DOCUMENTS))
+@pytest.mark.parametrize("name", [n for n in schemagen.DOCUMENTS if n.endswith(".schema.json")])
 def test_documents_are_valid_draft_2020_12(name: str) -> None:
     """Each document is itself a valid JSON Schema 2020-12 document."""
     doc = schemagen.DOCUMENTS[name]()

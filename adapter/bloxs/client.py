@@ -89,8 +89,12 @@ class BloxsClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         budget: RateBudget | None = None,
+        on_call: Callable[[str, int | None, int, float], None] | None = None,
     ) -> None:
+        """`on_call(operation, status or None, attempt, seconds)` hears of every HTTP call
+        (the metrics hook)."""
         self._settings = settings
+        self._on_call = on_call
         self._budget: RateBudget = budget or InProcessBudget(settings.budgets)
         timeout = settings.timeout_seconds
         self._http = httpx.AsyncClient(
@@ -500,6 +504,7 @@ class BloxsClient:
                 attempt=attempt,
                 trace_id=None,
             )
+            self._heard(call, None, attempt, started)
             raise
         problem = self._problem(response) if response.status_code >= 300 else _Problem()
         level = (
@@ -513,7 +518,12 @@ class BloxsClient:
             attempt=attempt,
             trace_id=problem.trace_id,
         )
+        self._heard(call, response.status_code, attempt, started)
         return response, problem
+
+    def _heard(self, call: _Call, status: int | None, attempt: int, started: float) -> None:
+        if self._on_call is not None:
+            self._on_call(call.operation, status, attempt, time.perf_counter() - started)
 
     def _problem(self, response: httpx.Response) -> _Problem:
         """Bloxs's problem details (§1.5), as far as the body is one; 401/403/429 bodies are

@@ -203,13 +203,14 @@ class Store:
     ) -> Accepted:
         """Persist one delivery, or recognise it as a duplicate of one already stored.
 
-        Nothing is written for a duplicate. A nonce seen before with another body is refused
-        (a replayed token with altered fields); with the same body it is a sender retry.
+        Nothing is written for a duplicate. A nonce (Mailgun's token) seen before with another
+        body is refused (a replayed token with altered fields); with the same body it is the
+        sender's retry, answered as a duplicate.
         """
         key = (event.source, event.delivery_key)
-        existing = self._existing(*key)
+        existing = self._existing(*key, nonce, body_sha256)
         if existing is not None:
-            return Accepted(existing[0], duplicate=True, status=existing[1])
+            return existing
         delivery_id = "dlv_" + uuid.uuid4().hex[:24]
         status = "parked" if parked_reason else "pending"
         try:
@@ -249,20 +250,29 @@ class Store:
                 )
         except IntegrityError:
             # A concurrent request with the same delivery key won the insert.
-            existing = self._existing(*key)
+            existing = self._existing(*key, nonce, body_sha256)
             if existing is None:
                 raise
-            return Accepted(existing[0], duplicate=True, status=existing[1])
+            return existing
         return Accepted(delivery_id, duplicate=False, status=status)
 
-    def _existing(self, source: str, delivery_key: str) -> tuple[str, str] | None:
+    def _existing(
+        self, source: str, delivery_key: str, nonce: str | None, body_sha256: str
+    ) -> Accepted | None:
         with self._begin() as conn:
             row = conn.execute(
-                select(deliveries.c.delivery_id, deliveries.c.status).where(
-                    deliveries.c.source == source, deliveries.c.delivery_key == delivery_key
-                )
+                select(
+                    deliveries.c.delivery_id, deliveries.c.status, deliveries.c.body_sha256
+                ).where(deliveries.c.source == source, deliveries.c.delivery_key == delivery_key)
             ).first()
-        return (row.delivery_id, row.status) if row else None
+        if row is None:
+            return None
+        if nonce is not None and row.body_sha256 != body_sha256:
+            # The sender's retry repeats its post byte for byte; the same one-time token with
+            # other content is a replay with altered fields (Mailgun signs only
+            # timestamp + token, not the message).
+            raise Unauthenticated("This signed token was already used for another message.")
+        return Accepted(row.delivery_id, duplicate=True, status=row.status)
 
     def find_thread(self, source: str, external_ids: Sequence[str]) -> str | None:
         """The first of `external_ids` that is a ticket of this source (linked, or created
@@ -564,3 +574,69 @@ class Store:
             )
             conn.execute(delete(nonces).where(nonces.c.seen_at < nonces_before))
             return result.rowcount
+
+    # --- retention -------------------------------------------------------------------------
+
+    def purge_payloads(self, *, done_before: float, limit: int = 500) -> int:
+        """Empty the payload (the event, its summary, the Bloxs requests of its attempts) of
+        up to `limit` done or cancelled deliveries finished before `done_before`; the row stays
+        as the audit trail. Parked and failed deliveries are never touched. Returns how many."""
+        with self._begin() as conn:
+            ids = [
+                r.id
+                for r in conn.execute(
+                    select(deliveries.c.id)
+                    .where(
+                        deliveries.c.status.in_(("done", "cancelled")),
+                        deliveries.c.finished_at < done_before,
+                        or_(deliveries.c.event.is_not(None), deliveries.c.summary.is_not(None)),
+                    )
+                    .order_by(deliveries.c.id)
+                    .limit(limit)
+                )
+            ]
+            if not ids:
+                return 0
+            conn.execute(
+                update(attempts)
+                .where(attempts.c.delivery_pk.in_(ids), attempts.c.requests.is_not(None))
+                .values(requests=None)
+            )
+            conn.execute(
+                update(deliveries).where(deliveries.c.id.in_(ids)).values(event=None, summary=None)
+            )
+        return len(ids)
+
+    def delete_finished(self, *, before: float, limit: int = 500) -> int:
+        """Delete up to `limit` done or cancelled deliveries (and their attempts) finished
+        before `before`. Their ticket links stay: a later update of the ticket needs them."""
+        with self._begin() as conn:
+            ids = [
+                r.id
+                for r in conn.execute(
+                    select(deliveries.c.id)
+                    .where(
+                        deliveries.c.status.in_(("done", "cancelled")),
+                        deliveries.c.finished_at < before,
+                    )
+                    .order_by(deliveries.c.id)
+                    .limit(limit)
+                )
+            ]
+            if not ids:
+                return 0
+            conn.execute(delete(attempts).where(attempts.c.delivery_pk.in_(ids)))
+            conn.execute(delete(deliveries).where(deliveries.c.id.in_(ids)))
+        return len(ids)
+
+    def purge_nonces(self, *, before: float) -> int:
+        with self._begin() as conn:
+            return conn.execute(delete(nonces).where(nonces.c.seen_at < before)).rowcount
+
+    def row_counts(self) -> dict[str, int]:
+        """Rows per table, for the retention bench and the operator's curiosity."""
+        with self._begin() as conn:
+            return {
+                table.name: int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+                for table in (deliveries, attempts, ticket_links, nonces)
+            }
