@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -22,9 +23,11 @@ import structlog
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
+from adapter.admin import AdminApp
 from adapter.bloxs.client import BloxsClient
+from adapter.bloxs.ratelimit import InProcessBudget
 from adapter.catalog import CatalogCache
 from adapter.dispatcher import Dispatcher
 from adapter.errors import (
@@ -36,7 +39,9 @@ from adapter.errors import (
 )
 from adapter.events import Event
 from adapter.lookups import LookupTables
+from adapter.metrics import CONTENT_TYPE, UNKNOWN_SOURCE, Metrics
 from adapter.resolve import precheck
+from adapter.retention import run_retention
 from adapter.settings import Settings
 from adapter.sources import SOURCE_TYPES
 from adapter.sources.base import Inbound, SourceType
@@ -57,6 +62,7 @@ class Runtime:
     lookups: LookupTables
     client: BloxsClient | None = None
     dispatcher: Dispatcher | None = None
+    metrics: Metrics = field(default_factory=Metrics)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -84,23 +90,73 @@ def _headers(request: Request) -> dict[str, str]:
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The raw body, refused with 413 as soon as it passes `limit` bytes (before reading it
-    all when Content-Length already says so)."""
+    all when Content-Length already says so).
+
+    The body is held once: the chunks are written into one buffer reserved at the declared
+    size, and CPython's BytesIO.getvalue() hands that buffer over as the bytes object without
+    copying it (a list of chunks joined at the end would hold a 30 MiB mail twice).
+    """
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    expected = int(declared) if declared.isdigit() else 0
+    if expected > limit:
         raise PayloadTooLarge(f"The body is {declared} bytes; this source accepts {limit}.")
-    chunks: list[bytes] = []
+    buffer = io.BytesIO()
+    if expected:
+        buffer.seek(expected - 1)
+        buffer.write(b"\0")
+        buffer.seek(0)
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
             raise PayloadTooLarge(f"The body is over {limit} bytes, the limit of this source.")
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    chunks.clear()
-    return body
+        buffer.write(chunk)
+    if size != expected:
+        buffer.truncate(size)
+    return buffer.getvalue()
 
 
 async def receive_webhook(request: Request) -> Response:
+    """Receive one webhook of a configured source.
+    ---
+    post:
+      summary: Receive a webhook
+      description: Authenticated per source type (HMAC over the raw body, a token, basic
+        auth), mapped, stored, and answered only once stored. The body is whatever the source
+        sends (JSON, form fields, multipart mail).
+      parameters:
+      - {in: path, name: source, required: true, schema: {type: string},
+         description: The source's name in the config file.}
+      requestBody:
+        required: true
+        content:
+          application/json: {schema: {}}
+          application/x-www-form-urlencoded: {schema: {type: object}}
+          multipart/form-data: {schema: {type: object}}
+      responses:
+        200:
+          description: A sender's retry of a delivery already stored (duplicate true), or
+            stored, for senders that count only 200 as delivered (Postmark, Mailgun).
+          content: {application/json: {schema: WebhookAnswerSchema}}
+        202:
+          description: Stored (status pending, or parked with a reason), or ignored.
+          content: {application/json: {schema: WebhookAnswerSchema}}
+        401:
+          description: Signature or token missing, wrong or too old.
+          content: {application/problem+json: {schema: ProblemSchema}}
+        404:
+          description: No source of this name is configured.
+          content: {application/problem+json: {schema: ProblemSchema}}
+        413:
+          description: The body is over the source's max_body_bytes.
+          content: {application/problem+json: {schema: ProblemSchema}}
+        422:
+          description: Not the source's shape (Postmark is answered 403, Mailgun 406).
+          content: {application/problem+json: {schema: ProblemSchema}}
+        503:
+          description: The store cannot be reached; retry later.
+          content: {application/problem+json: {schema: ProblemSchema}}
+    """
     runtime: Runtime = request.app.state.runtime
     started = time.perf_counter()
     name = request.path_params["source"]
@@ -124,12 +180,15 @@ async def receive_webhook(request: Request) -> Response:
         line.update(outcome="rejected", reason=exc.detail)
         return problem(exc, status, request.url.path)
     finally:
+        line.setdefault("outcome", "error")
         log.info(
             "webhook",
             **line,
             status=status,
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            request_id=structlog.contextvars.get_contextvars().get("request_id"),
         )
+        runtime.metrics.webhook(name if source is not None else UNKNOWN_SOURCE, line["outcome"])
 
 
 async def _intake(
@@ -170,7 +229,8 @@ async def _intake(
     if parked:
         answer["reason"] = parked
     line["outcome"] = "parked" if parked else "accepted"
-    return JSONResponse(answer, status_code=202)
+    # Postmark and Mailgun count only 200 as delivered and retry a 202 for hours.
+    return JSONResponse(answer, status_code=source.accepted_status)
 
 
 async def _thread(runtime: Runtime, event: Event) -> Event:
@@ -184,10 +244,31 @@ async def _thread(runtime: Runtime, event: Event) -> Event:
 
 
 async def healthz(request: Request) -> Response:
+    """The process is alive (nothing else is checked).
+    ---
+    get:
+      summary: Liveness
+      responses:
+        200:
+          description: Alive.
+          content: {application/json: {schema: HealthSchema}}
+    """
     return JSONResponse({"status": "ok"})
 
 
 async def readyz(request: Request) -> Response:
+    """The store answers and the config (lookup tables included) is usable.
+    ---
+    get:
+      summary: Readiness
+      responses:
+        200:
+          description: Ready to take webhooks.
+          content: {application/json: {schema: ReadySchema}}
+        503:
+          description: Not ready; `problems` says why.
+          content: {application/json: {schema: ReadySchema}}
+    """
     runtime: Runtime = request.app.state.runtime
     problems: list[str] = []
     try:
@@ -195,12 +276,39 @@ async def readyz(request: Request) -> Response:
     except StoreUnavailable:
         problems.append("store unreachable")
     try:
-        runtime.lookups.reload_if_changed()
+        # reload(), unlike reload_if_changed(), raises on a bad table (and keeps the old one).
+        await asyncio.to_thread(runtime.lookups.reload)
     except AdapterError as exc:
         problems.append(f"lookup tables: {exc.detail}")
+    if not runtime.sources:
+        problems.append("config: no source is configured")
     if problems:
         return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
     return JSONResponse({"status": "ready"})
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics.
+    ---
+    get:
+      summary: Prometheus metrics (text exposition format)
+      responses:
+        200:
+          description: The metrics; see the README for each one.
+          content: {text/plain: {schema: {type: string}}}
+    """
+    runtime: Runtime = request.app.state.runtime
+    body = await asyncio.to_thread(runtime.metrics.render)
+    return Response(body, media_type=CONTENT_TYPE)
+
+
+ROUTES = [
+    Route("/webhooks/{source}", receive_webhook, methods=["POST"]),
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
+]
+ADMIN_PREFIX = "/admin"
 
 
 class RequestIdMiddleware:
@@ -233,6 +341,9 @@ def create_app(
     bloxs_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
     """The adapter. `bloxs_transport` lets tests route the Bloxs client in-process."""
+    # One registry per app (not prometheus_client's global one): apps in one process keep
+    # their own numbers.
+    metrics_ = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -243,9 +354,20 @@ def create_app(
             sources=build_sources(settings),
             store=store,
             lookups=LookupTables(settings.lookups, check_interval=0.0),
+            metrics=metrics_,
         )
         app.state.runtime = runtime
-        runtime.client = BloxsClient(settings.bloxs, transport=bloxs_transport)
+        budget = InProcessBudget(settings.bloxs.budgets)
+        runtime.client = BloxsClient(
+            settings.bloxs, transport=bloxs_transport, budget=budget, on_call=metrics_.bloxs_call
+        )
+        metrics_.attach(
+            store=store,
+            sources=settings.sources,
+            budget=budget,
+            budgets=settings.bloxs.budgets,
+            client=runtime.client,
+        )
         if settings.dispatcher.enabled:
             runtime.dispatcher = Dispatcher(
                 store=store,
@@ -254,21 +376,30 @@ def create_app(
                 sources=settings.sources,
                 settings=settings.dispatcher,
                 catalog=CatalogCache(runtime.client, settings.bloxs.catalog_refresh_seconds),
+                on_outcome=metrics_.delivery_outcome,
             )
             runtime.tasks.append(asyncio.create_task(runtime.dispatcher.run(runtime.stop)))
+        runtime.tasks.append(
+            asyncio.create_task(
+                run_retention(
+                    store,
+                    settings.retention,
+                    runtime.stop,
+                    on_purged=lambda p: metrics_.purged(p.payloads, p.rows),
+                )
+            )
+        )
         try:
             yield
         finally:
             runtime.stop.set()
             await asyncio.gather(*runtime.tasks, return_exceptions=True)
             await runtime.client.aclose()
+            metrics_.detach()
             store.close()
 
-    routes = [
-        Route("/webhooks/{source}", receive_webhook, methods=["POST"]),
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readyz, methods=["GET"]),
-    ]
+    admin_token = settings.admin.token
+    routes = [*ROUTES, Mount(ADMIN_PREFIX, app=AdminApp(str(admin_token) if admin_token else None))]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -51,16 +51,18 @@ class Verified:
 class SourceType(ABC):
     """Base class of the source type modules.
 
-    `Options` validates the type-specific part of the source's config entry (the keys under
-    `options:`); its loaded value is `self.options`. `invalid_status` is what a body that is
-    not this sender's shape is answered with: 422 unless the sender needs another code to
-    stop retrying (Postmark 403, Mailgun 406).
+    `Options` validates the type-specific keys of the source's config entry (they sit beside
+    the common keys); its loaded value is `self.options`. `invalid_status` is what a body that
+    is not this sender's shape is answered with: 422 unless the sender needs another code to
+    stop retrying (Postmark 403, Mailgun 406). `accepted_status` answers a stored delivery:
+    202, unless the sender counts only 200 as delivered (Postmark, Mailgun).
     """
 
     type_name: ClassVar[str]
     Options: ClassVar[type[Schema]]
     invalid_status: ClassVar[int] = 422
     unauthenticated_status: ClassVar[int] = 401
+    accepted_status: ClassVar[int] = 202
     default_max_body_bytes: ClassVar[int] = MiB
 
     def __init__(self, settings: SourceSettings) -> None:

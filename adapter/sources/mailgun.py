@@ -45,6 +45,8 @@ class MailgunSource(SourceType):
     # wrong kind and get 406 too.
     invalid_status = 406
     unauthenticated_status = 406
+    # Only 200 counts as delivered (webhooks/webhook-retries): a 202 would be retried.
+    accepted_status = 200
     default_max_body_bytes = 30 * MiB
 
     class Options(mail.MailOptions):

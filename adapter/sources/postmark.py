@@ -25,6 +25,8 @@ class PostmarkSource(SourceType):
     # Postmark's retry policy: any non-200 answer is retried, 403 stops retrying at once.
     invalid_status = 403
     unauthenticated_status = 403
+    # Postmark retries every answer but 200, 202 included: an accepted mail is answered 200.
+    accepted_status = 200
     # Attachments up to 35 MB in total arrive base64-encoded inside the JSON (about +33 %),
     # so a legitimate post can approach 47 MB.
     default_max_body_bytes = 50 * MiB

@@ -206,3 +206,15 @@ def test_unreachable_database_raises_store_unavailable() -> None:
     store = Store("postgresql://postgres@127.0.0.1:1/test?connect_timeout=1")
     with pytest.raises(StoreUnavailable):
         store.ping()
+
+
+def test_same_nonce_same_body_is_a_retry_other_body_is_refused(store: Store) -> None:
+    """A Mailgun retry repeats the post byte for byte: duplicate. The same token with another
+    body (a replay with altered fields) is refused, and nothing is stored."""
+    first = store.accept(event("tok-1"), body_sha256="a", now=1.0, nonce="tok-1")
+    again = store.accept(event("tok-1"), body_sha256="a", now=2.0, nonce="tok-1")
+    assert again.duplicate
+    assert again.delivery_id == first.delivery_id
+    with pytest.raises(Unauthenticated, match="already used"):
+        store.accept(event("tok-1"), body_sha256="forged", now=3.0, nonce="tok-1")
+    assert len(store.list()) == 1
