@@ -55,8 +55,10 @@ async def hammer(url: str, bodies: list[bytes], concurrency: int) -> float:
             response = await client.post(
                 url,
                 content=body,
-                headers={"content-type": "application/json",
-                         "x-hub-signature": jira_signature(body)},
+                headers={
+                    "content-type": "application/json",
+                    "x-hub-signature": jira_signature(body),
+                },
             )
             assert response.status_code == 202, response.text
 
