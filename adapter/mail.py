@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.errors import CharsetError
 from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import HeaderParser
@@ -207,7 +208,7 @@ def decode_words(value: str | None) -> str:
         return ""
     try:
         return str(make_header(decode_header(value)))
-    except (LookupError, UnicodeError, ValueError):
+    except (LookupError, UnicodeError, ValueError, CharsetError):
         pass
     parts: list[str] = []
     try:
@@ -294,31 +295,46 @@ def header_block(headers: str) -> dict[str, str]:
 def mail_from_message(
     message: Message, *, delivery_key: str, extra_attachments: Iterable[Attachment] = ()
 ) -> IncomingMail:
-    """An IncomingMail from a whole MIME message (SendGrid raw mode, Mailgun body-mime)."""
-    headers = headers_of(message)
-    name, address = parse_sender(headers.get("from"))
+    """An IncomingMail from a whole MIME message parsed by the standard library. Raw posts
+    are read with adapter.mime instead, which holds the message once; both apply the rules
+    of `attachment_name` and `part_text` to the parts in the same order."""
     plain: str | None = None
     html: str | None = None
     attachments = list(extra_attachments)
     for part in message.walk():
         if part.is_multipart():
             continue
-        filename = part.get_filename()
-        ctype = part.get_content_type()
-        if part.get_content_disposition() == "attachment" or filename:
+        name = attachment_name(part)
+        if name is not None:
             payload = part.get_payload(decode=True)
             size = len(payload) if isinstance(payload, bytes) else 0
-            attachments.append(Attachment(decode_words(filename or "") or "unnamed", ctype, size))
-        elif ctype == "text/plain" and plain is None:
-            plain = _part_text(part)
-        elif ctype == "text/html" and html is None:
-            html = _part_text(part)
+            attachments.append(Attachment(name, part.get_content_type(), size))
+        elif part.get_content_type() == "text/plain" and plain is None:
+            plain = part_text(part)
+        elif part.get_content_type() == "text/html" and html is None:
+            html = part_text(part)
+    return mail_from_headers(
+        message, delivery_key=delivery_key, text=plain, html=html, attachments=attachments
+    )
+
+
+def mail_from_headers(
+    message: Message,
+    *,
+    delivery_key: str,
+    text: str | None,
+    html: str | None,
+    attachments: Iterable[Attachment],
+) -> IncomingMail:
+    """An IncomingMail from a message's top-level headers and what its parts gave."""
+    headers = headers_of(message)
+    name, address = parse_sender(headers.get("from"))
     return IncomingMail(
         delivery_key=delivery_key,
         sender=address,
         sender_name=name,
         subject=headers.get("subject", ""),
-        text=plain,
+        text=text,
         html=html,
         date=headers.get("date"),
         message_id=headers.get("message-id"),
@@ -329,7 +345,17 @@ def mail_from_message(
     )
 
 
-def _part_text(part: Message) -> str:
+def attachment_name(part: Message) -> str | None:
+    """The name a leaf part is listed under when it is an attachment (disposition
+    "attachment", or any file name), else None. RFC 2231 and RFC 2047 names are decoded."""
+    filename = part.get_filename()
+    if part.get_content_disposition() == "attachment" or filename:
+        return decode_words(filename or "") or "unnamed"
+    return None
+
+
+def part_text(part: Message) -> str:
+    """A text part's body, transfer-decoded, in its charset (an unknown one: Windows-1252)."""
     payload = part.get_payload(decode=True)
     data = payload if isinstance(payload, bytes) else b""
     charset = part.get_content_charset() or "utf-8"

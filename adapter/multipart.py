@@ -3,7 +3,8 @@
 Mail providers post whole messages, attachments included, as forms (Mailgun routes, SendGrid
 Inbound Parse). The raw body is already in memory once; this module walks it with
 python-multipart's callback parsers in fixed-size chunks so that a file part's bytes are only
-counted and hashed, never collected, and a text part is decoded with its own charset.
+counted and hashed, never collected, a text part is decoded with its own charset, and a field
+with a sink (a raw message) is handed on as it streams past, in either form encoding.
 
 python-multipart is strict about CRLF. SendGrid's published samples use bare LF line ends,
 so a body whose first line ends in a bare LF has its bare LFs widened to CRLF chunk by chunk.
@@ -236,28 +237,13 @@ def _discard(data: bytes) -> None:
 def _parse_urlencoded(
     body: bytes, sinks: Mapping[str, Sink], only: Collection[str] | None
 ) -> FormData:
-    form = FormData()
-    name = bytearray()
-    value = bytearray()
-
-    def on_name(data: bytes, start: int, end: int) -> None:
-        name.extend(data[start:end])
-
-    def on_data(data: bytes, start: int, end: int) -> None:
-        value.extend(data[start:end])
-
-    def on_end() -> None:
-        key = _header_text(_unquote_plus(bytes(name)))
-        decoded = _unquote_plus(bytes(value))
-        if key in sinks:
-            sinks[key](decoded)
-        elif only is None or key in only:
-            form.values.setdefault(key, []).append(decoded)
-        name.clear()
-        value.clear()
-
+    form = _Urlencoded(sinks, only)
     parser = QuerystringParser(
-        callbacks={"on_field_name": on_name, "on_field_data": on_data, "on_field_end": on_end}
+        callbacks={
+            "on_field_name": form.name,
+            "on_field_data": form.data,
+            "on_field_end": form.end,
+        }
     )
     try:
         for start in range(0, len(body), CHUNK):
@@ -265,7 +251,66 @@ def _parse_urlencoded(
         parser.finalize()
     except FormParserError as exc:
         raise _invalid(f"The form body is malformed: {exc}") from exc
-    return form
+    return form.form
+
+
+class _Urlencoded:
+    """Callback state for one urlencoded body. A field's name is complete before its value
+    starts, so a sink's value is unquoted and handed on chunk by chunk (Mailgun's body-mime
+    is the whole message)."""
+
+    def __init__(self, sinks: Mapping[str, Sink], only: Collection[str] | None) -> None:
+        self.form = FormData()
+        self.sinks = sinks
+        self.only = only
+        self.key = bytearray()
+        self.value = bytearray()
+        self.target: Sink | None = None
+        self.started = False
+        self.carry = b""
+
+    def name(self, data: bytes, start: int, end: int) -> None:
+        self.key.extend(data[start:end])
+
+    def data(self, data: bytes, start: int, end: int) -> None:
+        if not self.started:
+            self._start()
+        if self.target is None:
+            self.value.extend(data[start:end])
+            return
+        if self.target is _discard:
+            return
+        chunk = self.carry + data[start:end]
+        # A "%" or "%X" at the end may be an escape cut in two: it waits for the next chunk.
+        escape = chunk.rfind(b"%", max(0, len(chunk) - 2))
+        cut = len(chunk) if escape == -1 else escape
+        self.carry = chunk[cut:]
+        if cut:
+            self.target(_unquote_plus(chunk[:cut]))
+
+    def end(self) -> None:
+        if not self.started:
+            self._start()
+        if self.target is None:
+            self.form.values.setdefault(self._key(), []).append(_unquote_plus(bytes(self.value)))
+        elif self.target is not _discard:
+            self.target(_unquote_plus(self.carry))
+        self.key.clear()
+        self.value.clear()
+        self.target = None
+        self.started = False
+        self.carry = b""
+
+    def _key(self) -> str:
+        return _header_text(_unquote_plus(bytes(self.key)))
+
+    def _start(self) -> None:
+        self.started = True
+        key = self._key()
+        if key in self.sinks:
+            self.target = self.sinks[key]
+        elif self.only is not None and key not in self.only:
+            self.target = _discard
 
 
 def _unquote_plus(raw: bytes) -> bytes:

@@ -47,12 +47,15 @@ def test_two_replicas_on_postgres_make_one_ticket_per_issue(
 
             def send(args: tuple[str, bytes, dict[str, str]]) -> int:
                 url, body, headers = args
-                return httpx.post(f"{url}/webhooks/jira", content=body, headers=headers).status_code
+                response = httpx.post(
+                    f"{url}/webhooks/jira", content=body, headers=headers, timeout=30
+                )
+                return response.status_code
 
             with concurrent.futures.ThreadPoolExecutor(8) as pool:
                 codes = list(pool.map(send, posts))
-            assert codes.count(202) == 12
-            assert codes.count(200) == 12
+            assert codes.count(202) == 12, codes
+            assert codes.count(200) == 12, codes
             tickets: list[dict[str, object]] = []
             end = time.monotonic() + 20
             while time.monotonic() < end:
@@ -63,4 +66,4 @@ def test_two_replicas_on_postgres_make_one_ticket_per_issue(
             time.sleep(0.5)
             tickets = httpx.get(f"{sandbox.url}/_sandbox/tickets").json()
             keys = sorted(str(t["externalIdentifier"]) for t in tickets)
-            assert keys == [f"FAC-{500 + n}" for n in range(12)]
+            assert keys == [f"FAC-{500 + n}" for n in range(12)], keys

@@ -3,7 +3,8 @@
 https://documentation.mailgun.com/docs/mailgun/user-manual/receive-forward-store/receive-http
 https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/securing-webhooks
 The post is application/x-www-form-urlencoded, or multipart/form-data when the mail has
-attachments; a route whose URL ends in "mime" posts the whole message in `body-mime`.
+attachments; a route whose URL ends in "mime" posts the whole message in `body-mime`
+(read by adapter.mime as it streams past).
 `signature` = hex HMAC-SHA256(webhook signing key, timestamp + token) and covers nothing
 else, so the token is a nonce (the store refuses it twice) and the timestamp must be recent.
 Mailgun retries every answer but 200 for about 8 hours and gives up at once on 406, so what
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from email.feedparser import BytesFeedParser
 from typing import Any
 
 from marshmallow import fields, validate
@@ -22,6 +22,7 @@ from marshmallow import fields, validate
 from adapter import mail
 from adapter.errors import ConfigError, InvalidPayload, Unauthenticated
 from adapter.events import Event
+from adapter.mime import MimeReader
 from adapter.multipart import FormData, parse_form
 from adapter.settings import SourceSettings
 from adapter.sources.base import (
@@ -92,20 +93,14 @@ class MailgunSource(SourceType):
     def parse(self, inbound: Inbound) -> Event:
         if inbound.content_type == "application/json":
             raise _wrong_kind("a JSON post (a tracking webhook?)")
-        raw = BytesFeedParser()
-        fed = [False]
-
-        def feed(data: bytes) -> None:
-            fed[0] = True
-            raw.feed(data)
-
+        raw = MimeReader()
         form = parse_form(
-            inbound.body, inbound.headers.get("content-type", ""), sinks={"body-mime": feed}
+            inbound.body, inbound.headers.get("content-type", ""), sinks={"body-mime": raw.feed}
         )
         if "message-url" in form or "attachments" in form:
             raise _wrong_kind("a store(notify) post")
         token = form.text("token") or mail.body_hash(inbound.body)
-        incoming = _from_mime(raw, form, token) if fed[0] else _from_fields(form, token)
+        incoming = _from_mime(raw, form, token) if raw.fed else _from_fields(form, token)
         return mail.build_event(
             incoming, settings=self.settings, config=self.config, received_at=inbound.received_at
         )
@@ -176,10 +171,8 @@ def _from_fields(form: FormData, token: str) -> mail.IncomingMail:
     )
 
 
-def _from_mime(raw: BytesFeedParser, form: FormData, token: str) -> mail.IncomingMail:
-    parsed = mail.mail_from_message(
-        raw.close(), delivery_key=token, extra_attachments=_attachments(form)
-    )
+def _from_mime(raw: MimeReader, form: FormData, token: str) -> mail.IncomingMail:
+    parsed = raw.mail(delivery_key=token, extra_attachments=_attachments(form))
     if parsed.sender:
         return parsed
     name, address = mail.parse_sender(form.text("from"))

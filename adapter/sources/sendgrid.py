@@ -3,8 +3,8 @@
 https://www.twilio.com/docs/sendgrid/for-developers/parsing-email/setting-up-the-inbound-parse-webhook
 https://support.sendgrid.com/hc/en-us/articles/46513815674395-Understanding-Inbound-Parse-Webhook-Retry-Logic
 Two modes: parsed (parts `headers`, `from`, `subject`, `text`, `html`, `charsets`,
-`attachment1..N`) and "Send Raw" (the whole MIME message in one `email` part, read here
-with the standard library's e-mail parser while the part streams past). SendGrid signs
+`attachment1..N`) and "Send Raw" (the whole MIME message in one `email` part, read by
+adapter.mime while the part streams past, so a 30 MB raw post is held once). SendGrid signs
 nothing by default: the URL carries basic auth and/or a token (`SharedSecretOptions`).
 """
 
@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from email.feedparser import BytesFeedParser
 
 from adapter import mail
 from adapter.errors import InvalidPayload
 from adapter.events import Event
+from adapter.mime import MimeReader
 from adapter.multipart import FormData, parse_form
 from adapter.settings import SourceSettings
 from adapter.sources.base import Inbound, MiB, SourceType, Verified
@@ -46,19 +46,13 @@ class SendgridSource(SourceType):
         return Verified()
 
     def parse(self, inbound: Inbound) -> Event:
-        raw = BytesFeedParser()
-        fed = [False]
-
-        def feed(data: bytes) -> None:
-            fed[0] = True
-            raw.feed(data)
-
+        raw = MimeReader()
         content_type = inbound.headers.get("content-type", "")
         if inbound.content_type != "multipart/form-data":
             message = f"Inbound Parse posts multipart/form-data, got {inbound.content_type!r}."
             raise InvalidPayload(message, errors={"body": [message]})
-        form = parse_form(inbound.body, content_type, sinks={"email": feed})
-        incoming = _from_mime(raw, form) if fed[0] else _from_fields(form)
+        form = parse_form(inbound.body, content_type, sinks={"email": raw.feed})
+        incoming = _from_mime(raw, form) if raw.fed else _from_fields(form)
         if not incoming.sender:
             raise InvalidPayload(
                 "The body is not an Inbound Parse post.",
@@ -111,10 +105,8 @@ def _from_fields(form: FormData) -> mail.IncomingMail:
     )
 
 
-def _from_mime(raw: BytesFeedParser, form: FormData) -> mail.IncomingMail:
-    parsed = mail.mail_from_message(
-        raw.close(), delivery_key="", extra_attachments=_attachments(form)
-    )
+def _from_mime(raw: MimeReader, form: FormData) -> mail.IncomingMail:
+    parsed = raw.mail(delivery_key="", extra_attachments=_attachments(form))
     if parsed.sender:
         return parsed
     charsets = _charsets(form)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -210,6 +211,75 @@ def test_raw_mime_route() -> None:
     assert event.object_keys == ("LL12",)
     assert event.reporter is not None
     assert event.reporter.name == "José Müller"
+
+
+def mime_with_attachment(attachment: bytes) -> str:
+    message = EmailMessage()
+    message["From"] = "Jos <jose@example.nl>"
+    message["Subject"] = "Scan van de meterkast"
+    message["Message-ID"] = "<raw-2@example.nl>"
+    message.set_content("Zie de scan: 100% duidelijk & = gevaarlijk.\n")
+    message.add_attachment(attachment, maintype="application", subtype="pdf", filename="scan.pdf")
+    return message.as_string()
+
+
+@pytest.mark.parametrize("encoding", ["multipart", "urlencoded"])
+def test_body_mime_with_attachment_in_either_encoding(encoding: str) -> None:
+    """body-mime streams into the MIME reader from a multipart or a urlencoded post (escapes
+    cut across parse chunks): text intact, the attachment listed with its decoded size."""
+    attachment = bytes(range(256)) * 1024  # 256 KiB: its base64 spans several 64 KiB chunks
+    fields = {"body-mime": mime_with_attachment(attachment), **signature_fields()}
+    if encoding == "multipart":
+        request = post(multipart(fields, {}))
+    else:
+        request = post(urlencode(fields).encode(), "application/x-www-form-urlencoded")
+    make_source().verify(request)
+    event = make_source().parse(request)
+    assert event.external_id == "raw-2@example.nl"
+    assert event.fields["description"] == (
+        "Scan van de meterkast\n\nZie de scan: 100% duidelijk & = gevaarlijk."
+    )
+    assert event.notes_after_create == (
+        "Attachments (not forwarded):\n- scan.pdf (application/pdf, 256.0 KiB)",
+    )
+
+
+def test_urlencoded_body_mime_escapes_cut_between_chunks() -> None:
+    """A urlencoded body-mime whose every character is an escape (so the 64 KiB parse chunks
+    cut escapes in two) arrives intact: the full text note is the text that was sent."""
+    text = "Café € ñ ü. " * 9000  # > 100 KiB once quoted-printable and urlencoded
+    message = EmailMessage()
+    message["From"] = "jose@example.nl"
+    message["Subject"] = "Lang"
+    message.set_content(text, cte="quoted-printable")
+    fields = {"body-mime": message.as_string(), **signature_fields()}
+    body = urlencode(fields).encode()
+    assert len(body) > 2 * 64 * 1024
+    event = make_source().parse(post(body, "application/x-www-form-urlencoded"))
+    assert event.notes_after_create == ("Lang\n\n" + text.strip(),)
+
+
+def test_large_urlencoded_body_mime_is_not_accumulated() -> None:
+    """A urlencoded body-mime with an 8 MiB attachment is unquoted and read in passing:
+    parsing adds less than 2 MiB to the body already in memory."""
+    fields = {"body-mime": mime_with_attachment(bytes(8 * 1024 * 1024)), **signature_fields()}
+    body = urlencode(fields).encode()
+    del fields
+    source = make_source()
+    tracemalloc.start()
+    try:
+        event = source.parse(post(body, "application/x-www-form-urlencoded"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * 1024 * 1024
+    assert event.notes_after_create == (
+        "Attachments (not forwarded):\n- scan.pdf (application/pdf, 8.0 MiB)",
+    )
+
+
+def signature_fields() -> dict[str, str]:
+    return {"timestamp": TIMESTAMP, "token": TOKEN, "signature": SIGNATURE}
 
 
 def test_tracking_and_store_posts_are_the_wrong_kind() -> None:

@@ -165,6 +165,34 @@ def test_large_attachment_is_not_accumulated() -> None:
     )
 
 
+def test_raw_mode_large_attachment_is_not_accumulated() -> None:
+    """Send Raw with a 20 MiB base64 attachment: the message streams through the MIME
+    reader, parsing adds less than 2 MiB to the body, and the exact size is listed."""
+    size = 20 * 1024 * 1024
+    message = (
+        b"From: Pieter <p.janssen@example-tenant.nl>\r\nSubject: Scan\r\n"
+        b'Content-Type: multipart/mixed; boundary="m1"\r\n\r\n--m1\r\n'
+        b"Content-Type: text/plain\r\n\r\nZie bijlage.\r\n--m1\r\n"
+        b'Content-Type: application/pdf\r\nContent-Disposition: attachment; filename="scan.pdf"'
+        b"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    )
+    message += base64.encodebytes(bytes(range(256)) * (size // 256)) + b"--m1--\r\n"
+    body = part("email", message) + b"--xYzZY--\r\n"
+    del message
+    source = make_source()
+    tracemalloc.start()
+    try:
+        event = source.parse(post(body))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * 1024 * 1024
+    assert event.fields["description"] == "Scan\n\nZie bijlage."
+    assert event.notes_after_create == (
+        "Attachments (not forwarded):\n- scan.pdf (application/pdf, 20.0 MiB)",
+    )
+
+
 @pytest.mark.parametrize(
     ("body", "ctype"),
     [
