@@ -33,7 +33,7 @@ from adapter.settings import SourceSettings
 
 if TYPE_CHECKING:
     # adapter.sources imports the source modules, which import this one: types only here.
-    from adapter.sources.base import Inbound
+    from adapter.sources.base import Inbound, Verified
 
 DESCRIPTION_LIMIT = 512
 EXTERNAL_ID_LIMIT = 100
@@ -187,6 +187,32 @@ def check_shared_secret(
     raise Unauthenticated(
         "The credentials do not match." if sent else "No credentials were sent with the request."
     )
+
+
+class SharedSecretSource:
+    """What the source types whose sender signs nothing share (Postmark, SendGrid, e-mail
+    parsers): their options, the credential check at start-up, and verify().
+
+    A mixin placed before SourceType in the bases (`class X(SharedSecretSource, SourceType)`),
+    because this module cannot import adapter.sources at import time (see TYPE_CHECKING).
+    """
+
+    Options: type[Schema] = SharedSecretOptions
+    settings: SourceSettings
+    options: Mapping[str, Any]
+    config: MailConfig
+
+    def __init__(self, settings: SourceSettings) -> None:
+        super().__init__(settings)  # type: ignore[call-arg]  # SourceType.__init__
+        self.options = load_options(self.Options, settings)
+        require_shared_secret(settings, self.options)
+        self.config = mail_config(self.options)
+
+    def verify(self, inbound: Inbound) -> Verified:
+        from adapter.sources.base import Verified  # see the TYPE_CHECKING note
+
+        check_shared_secret(inbound, self.options, insecure=self.settings.insecure)
+        return Verified()
 
 
 def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:

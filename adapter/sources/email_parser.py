@@ -19,7 +19,7 @@ from adapter import mail
 from adapter.errors import InvalidPayload
 from adapter.events import Event
 from adapter.settings import SourceSettings
-from adapter.sources.base import Inbound, MiB, SourceType, Verified
+from adapter.sources.base import Inbound, MiB, SourceType
 
 FIELD_NAMES = (
     "from",
@@ -35,7 +35,7 @@ FIELD_NAMES = (
 REQUIRED_FIELDS = ("from", "subject", "body")
 
 
-class EmailParserSource(SourceType):
+class EmailParserSource(mail.SharedSecretSource, SourceType):
     type_name = "email-parser"
     default_max_body_bytes = MiB
 
@@ -64,14 +64,7 @@ class EmailParserSource(SourceType):
 
     def __init__(self, settings: SourceSettings) -> None:
         super().__init__(settings)
-        self.options = mail.load_options(self.Options, settings)
-        mail.require_shared_secret(settings, self.options)
-        self.config = mail.mail_config(self.options)
         self.paths: dict[str, str] = dict(self.options["fields"])
-
-    def verify(self, inbound: Inbound) -> Verified:
-        mail.check_shared_secret(inbound, self.options, insecure=self.settings.insecure)
-        return Verified()
 
     def parse(self, inbound: Inbound) -> Event:
         try:

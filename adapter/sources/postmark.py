@@ -16,11 +16,10 @@ from typing import Any
 from adapter import mail
 from adapter.errors import InvalidPayload
 from adapter.events import Event
-from adapter.settings import SourceSettings
-from adapter.sources.base import Inbound, MiB, SourceType, Verified
+from adapter.sources.base import Inbound, MiB, SourceType
 
 
-class PostmarkSource(SourceType):
+class PostmarkSource(mail.SharedSecretSource, SourceType):
     type_name = "postmark"
     # Postmark's retry policy: any non-200 answer is retried, 403 stops retrying at once.
     invalid_status = 403
@@ -30,19 +29,6 @@ class PostmarkSource(SourceType):
     # Attachments up to 35 MB in total arrive base64-encoded inside the JSON (about +33 %),
     # so a legitimate post can approach 47 MB.
     default_max_body_bytes = 50 * MiB
-
-    class Options(mail.SharedSecretOptions):
-        pass
-
-    def __init__(self, settings: SourceSettings) -> None:
-        super().__init__(settings)
-        self.options = mail.load_options(self.Options, settings)
-        mail.require_shared_secret(settings, self.options)
-        self.config = mail.mail_config(self.options)
-
-    def verify(self, inbound: Inbound) -> Verified:
-        mail.check_shared_secret(inbound, self.options, insecure=self.settings.insecure)
-        return Verified()
 
     def parse(self, inbound: Inbound) -> Event:
         payload = _load(inbound.body)

@@ -18,11 +18,10 @@ from adapter.errors import InvalidPayload
 from adapter.events import Event
 from adapter.mime import MimeReader
 from adapter.multipart import FormData, parse_form
-from adapter.settings import SourceSettings
-from adapter.sources.base import Inbound, MiB, SourceType, Verified
+from adapter.sources.base import Inbound, MiB, SourceType
 
 
-class SendgridSource(SourceType):
+class SendgridSource(mail.SharedSecretSource, SourceType):
     type_name = "sendgrid"
     # SendGrid retries 5xx for up to 72 hours and drops the message at once on 3xx/4xx. A
     # wrong credential or a body that is not a Parse post will never succeed, so 401/422
@@ -31,19 +30,6 @@ class SendgridSource(SourceType):
     unauthenticated_status = 401
     # SendGrid accepts messages up to 30 MB including attachments.
     default_max_body_bytes = 30 * MiB
-
-    class Options(mail.SharedSecretOptions):
-        pass
-
-    def __init__(self, settings: SourceSettings) -> None:
-        super().__init__(settings)
-        self.options = mail.load_options(self.Options, settings)
-        mail.require_shared_secret(settings, self.options)
-        self.config = mail.mail_config(self.options)
-
-    def verify(self, inbound: Inbound) -> Verified:
-        mail.check_shared_secret(inbound, self.options, insecure=self.settings.insecure)
-        return Verified()
 
     def parse(self, inbound: Inbound) -> Event:
         raw = MimeReader()
