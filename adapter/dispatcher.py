@@ -42,6 +42,8 @@ from adapter.store import Delivery, Store
 
 log = structlog.get_logger(__name__)
 
+SHUTDOWN_GRACE_SECONDS = 10.0
+
 
 @dataclass
 class Outcome:
@@ -84,7 +86,13 @@ class Dispatcher:
         try:
             await stop.wait()
         finally:
-            for task in workers:
+            # Let each worker finish the delivery in hand: a task cancelled inside
+            # asyncio.to_thread leaves its thread using the store while the app closes it.
+            # What is still running after the grace period is cancelled; its lease expires
+            # and another worker takes the delivery over.
+            self.wakeup.set()
+            _, late = await asyncio.wait(workers, timeout=SHUTDOWN_GRACE_SECONDS)
+            for task in late:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
 
