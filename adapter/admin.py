@@ -15,7 +15,6 @@ import asyncio
 import hmac
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import structlog
@@ -25,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
-from adapter.admin_views import delivery_view
+from adapter.admin_views import delivery_view, parse_time
 from adapter.errors import AdapterError, ConfigError, Unauthenticated
 from adapter.store import STATUSES
 
@@ -173,22 +172,13 @@ def _runtime(request: Request) -> Runtime:
 
 
 def _when(name: str, text: str | None) -> float | None:
-    if not text:
-        return None
     try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text)
+        return parse_time(text)
     except ValueError:
         raise BadQuery(
             f"{name} is not a time.",
             errors={name: ["use an ISO 8601 date or date-time, or epoch seconds"]},
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
 
 
 def _limit(text: str | None) -> int:

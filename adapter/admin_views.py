@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from adapter.store import Attempt, Delivery
@@ -44,3 +45,21 @@ def delivery_view(delivery: Delivery, attempts: list[Attempt]) -> dict[str, Any]
         for a in attempts
     ]
     return view
+
+
+def parse_time(text: str | None) -> float | None:
+    """An operator's time filter as epoch seconds: epoch seconds, or an ISO 8601 date or
+    date-time (UTC when it has no offset). ValueError names the forms accepted."""
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"not a time: {text!r} (use 2026-03-01, 2026-03-01T12:00, or epoch seconds)"
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()

@@ -192,19 +192,12 @@ def _when(ts: float | None) -> str:
 
 
 def _time_arg(text: str | None) -> float | None:
-    if not text:
-        return None
+    from adapter.admin_views import parse_time
+
     try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise AdapterError(
-            f"not a time: {text!r} (use 2026-03-01, 2026-03-01T12:00, or epoch seconds)"
-        ) from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+        return parse_time(text)
+    except ValueError as exc:
+        raise AdapterError(str(exc)) from None
 
 
 def cmd_deliveries(args: argparse.Namespace) -> int:

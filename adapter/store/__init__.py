@@ -557,24 +557,6 @@ class Store:
             ).scalar()
         return float(value) if value is not None else None
 
-    def purge(self, *, done_before: float, nonces_before: float) -> int:
-        """Retention: drop the payloads of deliveries done before `done_before` (the row, with
-        its id and outcome, stays for a while longer as an audit trail) and old nonces."""
-        with self._begin() as conn:
-            old = select(deliveries.c.id).where(
-                deliveries.c.status.in_(("done", "cancelled")),
-                deliveries.c.finished_at < done_before,
-            )
-            conn.execute(delete(attempts).where(attempts.c.delivery_pk.in_(old)))
-            result = conn.execute(
-                delete(deliveries).where(
-                    deliveries.c.status.in_(("done", "cancelled")),
-                    deliveries.c.finished_at < done_before,
-                )
-            )
-            conn.execute(delete(nonces).where(nonces.c.seen_at < nonces_before))
-            return result.rowcount
-
     # --- retention -------------------------------------------------------------------------
 
     def purge_payloads(self, *, done_before: float, limit: int = 500) -> int:

@@ -190,15 +190,34 @@ def test_list_filters_and_pages(store: Store) -> None:
     assert [d.delivery_key for d in store.list(since=3.0)] == ["k4", "k3"]
 
 
-def test_purge_removes_old_done_deliveries_only(store: Store) -> None:
-    """Retention drops done deliveries older than the cut-off; parked ones stay."""
+def test_retention_empties_then_deletes_done_deliveries_only(store: Store) -> None:
+    """Retention empties the payload of an old done delivery, later deletes its row, keeps
+    its ticket link, and never touches a parked one."""
     store.accept(event("old", "FAC-1"), body_sha256="a", now=1.0)
     store.accept(event("parked", "FAC-2"), body_sha256="a", now=1.0, parked_reason="x")
     d = store.claim("w", 2.0, 30)
     assert d is not None
-    store.finish(d.id, "w", status="done", now=3.0, started_at=2.0, attempt_number=1, outcome="ok")
-    assert store.purge(done_before=10.0, nonces_before=10.0) == 1
+    store.set_link("jira", "FAC-1", "ST000001", 2.5)
+    store.finish(
+        d.id,
+        "w",
+        status="done",
+        now=3.0,
+        started_at=2.0,
+        attempt_number=1,
+        outcome="ok",
+        requests=[{"operation": "create"}],
+    )
+    assert store.purge_payloads(done_before=10.0) == 1
+    emptied = store.get(d.delivery_id)
+    assert emptied is not None
+    assert emptied.event is None
+    assert store.attempts_of(d.id)[0].requests is None
+    assert store.purge_payloads(done_before=10.0) == 0
+    assert store.delete_finished(before=10.0) == 1
     assert [x.delivery_key for x in store.list()] == ["parked"]
+    assert store.link("jira", "FAC-1") == "ST000001"
+    assert store.row_counts()["attempts"] == 0
 
 
 def test_unreachable_database_raises_store_unavailable() -> None:
