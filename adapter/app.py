@@ -27,7 +27,6 @@ from starlette.routing import Mount, Route
 
 from adapter.admin import AdminApp
 from adapter.bloxs.client import BloxsClient
-from adapter.bloxs.ratelimit import InProcessBudget
 from adapter.catalog import CatalogCache
 from adapter.dispatcher import Dispatcher
 from adapter.errors import (
@@ -46,6 +45,7 @@ from adapter.settings import Settings
 from adapter.sources import SOURCE_TYPES
 from adapter.sources.base import Inbound, SourceType
 from adapter.store import Store
+from adapter.store.budget import budget_for
 
 log = structlog.get_logger(__name__)
 
@@ -357,7 +357,7 @@ def create_app(
             metrics=metrics_,
         )
         app.state.runtime = runtime
-        budget = InProcessBudget(settings.bloxs.budgets)
+        budget = budget_for(store.engine, settings.bloxs.budgets)
         runtime.client = BloxsClient(
             settings.bloxs, transport=bloxs_transport, budget=budget, on_call=metrics_.bloxs_call
         )

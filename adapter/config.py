@@ -171,6 +171,11 @@ class BudgetsSchema(StrictSchema):
     margin_seconds = _float(
         0, dump_default=1.0, metadata=_doc("Extra wait between windows for clock/transit skew.")
     )
+    shared = _one_of(
+        ["auto", "always", "never"],
+        dump_default="auto",
+        metadata=_doc("Keep the budget in the store, shared by all replicas (auto: PostgreSQL)."),
+    )
 
 
 class RetrySchema(StrictSchema):
@@ -748,7 +753,8 @@ def write_config_schema(path: Path = SCHEMA_PATH) -> Path:
 
 
 def render_config_schema() -> str:
-    return json.dumps(config_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    # The same rendering as every file in schemas/ (adapter/schemagen.render).
+    return json.dumps(config_json_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def _schema_json(schema: Schema) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from adapter.bloxs.errors import (
     BloxsValidationError,
 )
 from adapter.catalog import CatalogCache
-from adapter.errors import Park
+from adapter.errors import Park, StoreUnavailable
 from adapter.events import Event
 from adapter.lookups import LookupTables
 from adapter.resolve import build_create, merge_update
@@ -204,6 +204,9 @@ class Dispatcher:
             )
         except BloxsError as exc:
             return Outcome("pending", "retry", str(exc), requests=requests)
+        except StoreUnavailable as exc:
+            # The shared rate budget or the ticket links could not be read: try again later.
+            return Outcome("pending", "retry", exc.detail, requests=requests)
         except Exception as exc:
             log.exception("delivery.crashed", delivery_id=delivery.delivery_id)
             return Outcome("pending", "error", f"internal error: {type(exc).__name__}")

@@ -53,6 +53,10 @@ class RateBudgets:
     # Requests are counted when sent, Bloxs counts them when they arrive: the margin keeps a
     # request sent at the very end of our window out of Bloxs's next-but-one count.
     margin_seconds: float = 1.0
+    # auto: kept in the database when the store is PostgreSQL (all replicas share it), else in
+    # the process; always: in the database (SQLite too: a serve and a worker on one file);
+    # never: in the process.
+    shared: str = "auto"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from adapter.lookups import LookupTables
 from adapter.retention import run_retention
 from adapter.settings import Settings
 from adapter.store import Store
+from adapter.store.budget import budget_for
 
 log = structlog.get_logger(__name__)
 
@@ -25,7 +26,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         loop.add_signal_handler(sig, stop.set)
     store = Store(settings.store_url)
     await asyncio.to_thread(store.migrate)
-    async with BloxsClient(settings.bloxs) as client:
+    budget = budget_for(store.engine, settings.bloxs.budgets)
+    async with BloxsClient(settings.bloxs, budget=budget) as client:
         dispatcher = Dispatcher(
             store=store,
             client=client,

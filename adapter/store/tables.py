@@ -89,3 +89,22 @@ nonces = Table(
     Column("body_sha256", String(64), nullable=False),
     Column("seen_at", Float, nullable=False),
 )
+
+# The Bloxs rate budget shared by all replicas (adapter/store/budget.py): one row per request
+# sent in the last window, per bucket, and the end of a lockout after a 429. Times are the
+# database's clock, so replicas with skewed clocks count the same window.
+rate_sends = Table(
+    "rate_sends",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("bucket", String(20), nullable=False),
+    Column("sent_at", Float, nullable=False),
+)
+Index("ix_rate_sends_bucket", rate_sends.c.bucket, rate_sends.c.sent_at)
+
+rate_penalty = Table(
+    "rate_penalty",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("until", Float, nullable=False),
+)
