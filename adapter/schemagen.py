@@ -102,6 +102,12 @@ def note() -> dict[str, Any]:
     )
 
 
+def config_schema() -> dict[str, Any]:
+    from adapter.config import config_json_schema
+
+    return config_json_schema()
+
+
 def openapi() -> dict[str, Any]:
     # Imported here: the OpenAPI document pulls in the whole app.
     from adapter.openapi import openapi_document
@@ -115,6 +121,7 @@ DOCUMENTS: dict[str, Callable[[], dict[str, Any]]] = {
     "bloxs-update-service-ticket.schema.json": update_service_ticket,
     "bloxs-done.schema.json": done,
     "bloxs-note.schema.json": note,
+    "config.schema.json": config_schema,
     "openapi.json": openapi,
 }
 
