@@ -173,8 +173,12 @@ def test_retention_runs_in_the_app(tmp_path: Path) -> None:
         delivery_id = response.json()["deliveryId"]
         h.wait_for(lambda: h.delivery(delivery_id) is None, what="the row to be deleted")
         assert h.adapter_store().link("jira", "FAC-217")
-        metrics = h.http.get(f"{h.adapter.url}/metrics").text
-        assert 'bloxs_adapter_retention_purged_total{what="rows"} 1.0' in metrics
+        # The counter is bumped when the purge's thread has returned, just after the delete.
+        counted = 'bloxs_adapter_retention_purged_total{what="rows"} 1.0'
+        h.wait_for(
+            lambda: counted in h.http.get(f"{h.adapter.url}/metrics").text,
+            what="the purge to be counted",
+        )
 
 
 async def test_retention_runs_in_the_worker(tmp_path: Path) -> None:
