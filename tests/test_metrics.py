@@ -100,6 +100,12 @@ def test_retries_are_counted(tmp_path: Path) -> None:
         )
         h.faults(error_rate=0.0)
         h.wait_status(updated)
+        # The counters are bumped right after the store records the outcome: wait for them.
+        attempts = "bloxs_adapter_delivery_attempts_total"
+        h.wait_for(
+            lambda: value(scrape(h), attempts, source="jira", status="done") == 2,
+            what="the update's outcome to be counted",
+        )
         m = scrape(h)
         retries = value(m, "bloxs_adapter_delivery_retries_total", source="jira")
         assert retries >= 1
@@ -109,7 +115,6 @@ def test_retries_are_counted(tmp_path: Path) -> None:
             for s in ("500", "503")
         )
         assert failed_gets >= 4 * retries
-        attempts = "bloxs_adapter_delivery_attempts_total"
         assert value(m, attempts, source="jira", status="pending") == retries
         assert value(m, attempts, source="jira", status="done") == 2
         assert value(m, "bloxs_adapter_delivery_seconds_count", source="jira", kind="update") == 1
