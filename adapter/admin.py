@@ -25,7 +25,15 @@ from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
 from adapter.admin_views import delivery_view, parse_time
-from adapter.errors import AdapterError, ConfigError, Unauthenticated
+from adapter.errors import (
+    AdapterError,
+    BadQuery,
+    ConfigError,
+    Conflict,
+    LookupsInvalid,
+    NotFound,
+    Unauthenticated,
+)
 from adapter.store import STATUSES
 
 if TYPE_CHECKING:
@@ -35,30 +43,6 @@ log = structlog.get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 MAX_PAGE = 200
-
-
-class NotFound(AdapterError):
-    status = 404
-    title = "Not found"
-    type_slug = "not-found"
-
-
-class Conflict(AdapterError):
-    status = 409
-    title = "Not possible in this state"
-    type_slug = "conflict"
-
-
-class BadQuery(AdapterError):
-    status = 400
-    title = "Bad query"
-    type_slug = "bad-query"
-
-
-class LookupsInvalid(AdapterError):
-    status = 422
-    title = "Lookup tables invalid"
-    type_slug = "invalid-lookups"
 
 
 # --- schemas ---------------------------------------------------------------------------------

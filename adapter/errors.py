@@ -68,6 +68,38 @@ class UnsupportedMediaType(AdapterError):
     type_slug = "unsupported-media-type"
 
 
+class NotFound(AdapterError):
+    """An admin API path names a delivery, source or link that does not exist."""
+
+    status = 404
+    title = "Not found"
+    type_slug = "not-found"
+
+
+class Conflict(AdapterError):
+    """An admin action not possible in the delivery's state (replay a done one, ...)."""
+
+    status = 409
+    title = "Not possible in this state"
+    type_slug = "conflict"
+
+
+class BadQuery(AdapterError):
+    """An admin query parameter that cannot be read."""
+
+    status = 400
+    title = "Bad query"
+    type_slug = "bad-query"
+
+
+class LookupsInvalid(AdapterError):
+    """A lookup table reload asked through the admin API failed; the old tables stay."""
+
+    status = 422
+    title = "Lookup tables invalid"
+    type_slug = "invalid-lookups"
+
+
 class StoreUnavailable(AdapterError):
     status = 503
     title = "Store unavailable"
