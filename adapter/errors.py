@@ -62,12 +62,6 @@ class PayloadTooLarge(AdapterError):
     type_slug = "payload-too-large"
 
 
-class UnsupportedMediaType(AdapterError):
-    status = 415
-    title = "Unsupported media type"
-    type_slug = "unsupported-media-type"
-
-
 class NotFound(AdapterError):
     """An admin API path names a delivery, source or link that does not exist."""
 
