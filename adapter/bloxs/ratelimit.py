@@ -81,6 +81,22 @@ def next_send_time(
     return earliest
 
 
+def budget_rules(
+    budgets: RateBudgets, burst: float
+) -> tuple[dict[str, int], float, dict[str, float]]:
+    """What every RateBudget enforces, checked: the limit per bucket, the span that is counted
+    (window + margin), and the least time between two sends of one bucket."""
+    limits = {bucket: int(getattr(budgets, bucket)) for bucket in BUCKETS}
+    for bucket, limit in limits.items():
+        if limit < 1:
+            raise ValueError(f"the Bloxs rate budget for {bucket!r} must be at least 1")
+    if budgets.window_seconds <= 0 or budgets.margin_seconds < 0 or burst < 1:
+        raise ValueError("the Bloxs rate budget window must be positive, margin >= 0")
+    span = budgets.window_seconds + budgets.margin_seconds
+    spacing = {bucket: budgets.window_seconds / limit / burst for bucket, limit in limits.items()}
+    return limits, span, spacing
+
+
 class InProcessBudget:
     """The budget of one process (one replica, or the SQLite set-up)."""
 
@@ -93,16 +109,7 @@ class InProcessBudget:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         burst: float = BURST,
     ) -> None:
-        self._limits = {bucket: int(getattr(budgets, bucket)) for bucket in BUCKETS}
-        for bucket, limit in self._limits.items():
-            if limit < 1:
-                raise ValueError(f"the Bloxs rate budget for {bucket!r} must be at least 1")
-        if budgets.window_seconds <= 0 or budgets.margin_seconds < 0 or burst < 1:
-            raise ValueError("the Bloxs rate budget window must be positive, margin >= 0")
-        self._span = budgets.window_seconds + budgets.margin_seconds
-        self._spacing = {
-            bucket: budgets.window_seconds / limit / burst for bucket, limit in self._limits.items()
-        }
+        self._limits, self._span, self._spacing = budget_rules(budgets, burst)
         # Send times are kept on the monotonic clock, so a wall-clock step cannot make the
         # window look empty (step forward) or hold requests back for the step (step back).
         self._clock = clock

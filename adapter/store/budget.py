@@ -27,7 +27,14 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapter.bloxs.ratelimit import BUCKETS, BURST, InProcessBudget, RateBudget, next_send_time
+from adapter.bloxs.ratelimit import (
+    BUCKETS,
+    BURST,
+    InProcessBudget,
+    RateBudget,
+    budget_rules,
+    next_send_time,
+)
 from adapter.errors import StoreUnavailable
 from adapter.settings import RateBudgets
 from adapter.store.tables import rate_penalty, rate_sends
@@ -51,18 +58,9 @@ class SharedBudget:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         burst: float = BURST,
     ) -> None:
-        self._limits = {bucket: int(getattr(budgets, bucket)) for bucket in BUCKETS}
-        for bucket, limit in self._limits.items():
-            if limit < 1:
-                raise ValueError(f"the Bloxs rate budget for {bucket!r} must be at least 1")
-        if budgets.window_seconds <= 0 or budgets.margin_seconds < 0 or burst < 1:
-            raise ValueError("the Bloxs rate budget window must be positive, margin >= 0")
+        self._limits, self._span, self._spacing = budget_rules(budgets, burst)
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
-        self._span = budgets.window_seconds + budgets.margin_seconds
-        self._spacing = {
-            bucket: budgets.window_seconds / limit / burst for bucket, limit in self._limits.items()
-        }
         self._sleep = sleep
         # One waiter per bucket per process polls the database; the others queue here in
         # arrival order instead of each holding a thread and a connection.
