@@ -28,7 +28,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-import uvicorn
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -746,13 +745,3 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Starlette:
     app.state.sandbox = sandbox
     _install_quiet_drops()
     return app
-
-
-async def serve_sandbox(host: str, port: int, config: SandboxConfig | None = None) -> None:
-    """Run the sandbox with uvicorn until interrupted."""
-    app = create_sandbox_app(config)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
-    )
-    log.info("bloxs_sandbox_starting", url=f"http://{host}:{port}")
-    await server.serve()
